@@ -169,6 +169,9 @@ ciab_check_headless() {
 # Merge the flags a non-interactive start needs into .claude.json; never rewrite other keys.
 ciab_merge_claude_json() {
 	local file="$CLAUDE_CONFIG_DIR/.claude.json" current='{}' merged tmp
+	# Claude Code records an approved API key by its last 20 characters.
+	local key=${ANTHROPIC_API_KEY:-} key_tail
+	key_tail=${key:$((${#key} > 20 ? ${#key} - 20 : 0))}
 	if [ -s "$file" ]; then
 		if ! current=$(jq -c . "$file" 2>/dev/null); then
 			ciab_log "warning: $file is not valid JSON; leaving it untouched (Claude Code keeps backups in $CLAUDE_CONFIG_DIR/backups)"
@@ -177,7 +180,7 @@ ciab_merge_claude_json() {
 	fi
 	merged=$(jq -c \
 		--arg ws "$CIAB_WORKSPACE" \
-		--arg key_tail "${ANTHROPIC_API_KEY: -20}" \
+		--arg key_tail "$key_tail" \
 		--argjson token "$([ -n "${CLAUDE_CODE_OAUTH_TOKEN:-}${ANTHROPIC_API_KEY:-}" ] && echo true || echo false)" '
 		.projects[$ws].hasTrustDialogAccepted = true
 		| if $token then .hasCompletedOnboarding = true else . end
@@ -214,7 +217,9 @@ ciab_mark_ready() {
 # Say what went wrong in words a user can act on; Claude's own JSON still goes to stdout.
 ciab_explain_failure() {
 	local result_file=$1 text
-	text=$(jq -r '.result // empty' "$result_file" 2>/dev/null || cat "$result_file")
+	# The real CLI reports api_error_status/api_error_type beside a human "result" string.
+	text=$(jq -r '"\(.api_error_status // "") \(.api_error_type // "") \(.result // "")"' "$result_file" 2>/dev/null ||
+		cat "$result_file")
 	case "$text" in
 	*401* | *authentication_error* | *"Invalid API key"* | *"invalid x-api-key"* | *"OAuth token has expired"* | *"/login"*)
 		ciab_log "authentication failed: the credentials were rejected by Anthropic.
