@@ -231,3 +231,20 @@ def vendored_binary(name: str, arch: str | None = None) -> Path:
                 raise ArtifactError(f"{path} is missing: run `invoke vendor`")
             return path
     raise ArtifactError(f"{name}/{arch} is not in {LOCK_FILE}")
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Fill vendor/ with the artifacts of docker/artifacts.lock.")
+    parser.add_argument("--arch", default=host_arch(), choices=[*ARCHES, "all"])
+    parser.add_argument("--source", default="upstream", choices=["upstream", "registry"])
+    args = parser.parse_args()
+    try:
+        vendor(list(ARCHES) if args.arch == "all" else [args.arch], args.source)
+    except ArtifactError as exc:
+        raise SystemExit(f"vendor: {exc}") from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,6 @@ from pathlib import Path
 from ciab import IMAGE_NAME, REPO_ROOT
 from ciab.artifacts import VENDOR_DIR, ArtifactError, host_arch, load_lock, verified_binary
 
-DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile"
 DEFAULT_BASE_IMAGE = "debian:trixie-slim"
 DEFAULT_TAG = f"{IMAGE_NAME}:dev"
 
@@ -56,18 +55,20 @@ def git_revision() -> str:
     return result.stdout.strip() or "unknown"
 
 
-def build_command(tag: str, source: str, base_image: str, arch: str, extra: list[str] | None = None) -> list[str]:
+def build_command(
+    tag: str, source: str, base_image: str, arch: str, extra: list[str] | None = None, context: Path = REPO_ROOT
+) -> list[str]:
     return [
         docker_bin(),
         "build",
-        "--file", str(DOCKERFILE),
+        "--file", str(context / "docker" / "Dockerfile"),
         "--platform", f"linux/{arch}",
         "--build-arg", f"BASE_IMAGE={base_image}",
         "--build-arg", f"ARTIFACT_SOURCE={source}",
         "--build-arg", f"REVISION={git_revision()}",
         "--tag", tag,
         *(extra or []),
-        str(REPO_ROOT),
+        str(context),
     ]  # fmt: skip
 
 
@@ -79,12 +80,13 @@ def build(
     arch: str | None = None,
     extra: list[str] | None = None,
     quiet: bool = False,
+    context: Path = REPO_ROOT,
     log: Callable[[str], None] = print,
 ) -> float:
     """Build the image with BuildKit; returns the wall time in seconds. Raises on failure."""
     arch = arch or host_arch()
     source = resolve_source(source, arch)
-    cmd = build_command(tag, source, base_image, arch, extra)
+    cmd = build_command(tag, source, base_image, arch, extra, context)
     log("+ " + " ".join(cmd))
     env = {**os.environ, "DOCKER_BUILDKIT": "1"}
     start = time.perf_counter()
