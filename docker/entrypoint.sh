@@ -74,11 +74,11 @@ ciab_check_mode() {
 	esac
 }
 
-# ciab_check_writable DIR WHAT FIX: the directory must exist and take a new file.
+# ciab_check_writable DIR WHAT FIX: the directory must exist and take new files. test -w is
+# access(2), which also reports a read-only mount (EROFS), and costs no process.
 ciab_check_writable() {
-	local dir=$1 what=$2 fix=$3 probe
-	if mkdir -p "$dir" 2>/dev/null && probe=$(mktemp -p "$dir" .ciab-write-test.XXXXXX 2>/dev/null); then
-		rm -f "$probe"
+	local dir=$1 what=$2 fix=$3
+	if { [ -d "$dir" ] || mkdir -p "$dir" 2>/dev/null; } && [ -w "$dir" ] && [ -x "$dir" ]; then
 		return 0
 	fi
 	local owner="missing"
@@ -172,22 +172,22 @@ ciab_merge_claude_json() {
 	# Claude Code records an approved API key by its last 20 characters.
 	local key=${ANTHROPIC_API_KEY:-} key_tail
 	key_tail=${key:$((${#key} > 20 ? ${#key} - 20 : 0))}
-	if [ -s "$file" ]; then
-		if ! current=$(jq -c . "$file" 2>/dev/null); then
-			ciab_log "warning: $file is not valid JSON; leaving it untouched (Claude Code keeps backups in $CLAUDE_CONFIG_DIR/backups)"
-			return 0
-		fi
-	fi
-	merged=$(jq -c \
-		--arg ws "$CIAB_WORKSPACE" \
-		--arg key_tail "$key_tail" \
-		--argjson token "$([ -n "${CLAUDE_CODE_OAUTH_TOKEN:-}${ANTHROPIC_API_KEY:-}" ] && echo true || echo false)" '
-		.projects[$ws].hasTrustDialogAccepted = true
+	local has_token=false
+	[ -n "${CLAUDE_CODE_OAUTH_TOKEN:-}${ANTHROPIC_API_KEY:-}" ] && has_token=true
+	[ -s "$file" ] && current=$(<"$file")
+	# One jq run: prints the merged document, or nothing when the flags are already there.
+	if ! merged=$(jq -c --arg ws "$CIAB_WORKSPACE" --arg key_tail "$key_tail" --argjson token "$has_token" '
+		. as $before
+		| .projects[$ws].hasTrustDialogAccepted = true
 		| if $token then .hasCompletedOnboarding = true else . end
 		| if $key_tail != "" then
 			.customApiKeyResponses.approved = ((.customApiKeyResponses.approved // []) + [$key_tail] | unique)
-		  else . end' <<<"$current")
-	[ "$merged" = "$current" ] && return 0
+		  else . end
+		| if . == $before then empty else . end' <<<"$current" 2>/dev/null); then
+		ciab_log "warning: $file is not valid JSON; leaving it untouched (Claude Code keeps backups in $CLAUDE_CONFIG_DIR/backups)"
+		return 0
+	fi
+	[ -n "$merged" ] || return 0
 	tmp=$(mktemp -p "$CLAUDE_CONFIG_DIR" .claude.json.XXXXXX)
 	printf '%s\n' "$merged" >"$tmp"
 	chmod 600 "$tmp"
@@ -198,13 +198,20 @@ ciab_merge_claude_json() {
 # skills and settings live in CLAUDE_CONFIG_DIR and are not touched.
 ciab_stage_workspace() {
 	local project="$CIAB_WORKSPACE/.claude"
-	mkdir -p "$project"
-	rm -rf "$project/skills.new"
-	cp -R "$CIAB_SHARE/skills" "$project/skills.new"
+	[ -d "$project" ] || mkdir -p "$project"
 	rm -rf "$project/skills"
-	mv "$project/skills.new" "$project/skills"
+	cp -R "$CIAB_SHARE/skills" "$project/skills"
 	cp "$CIAB_SHARE/mcp/mcp.json" "$CIAB_WORKSPACE/.mcp.json"
-	if ! generate-claude-md "$CIAB_WORKSPACE/CLAUDE.md"; then
+}
+
+# CLAUDE.md asks the API server (bounded by CLAUDE_MD_TIMEOUT); it runs while the rest is staged.
+ciab_start_claude_md() {
+	generate-claude-md "$CIAB_WORKSPACE/CLAUDE.md" &
+	CIAB_CLAUDE_MD_PID=$!
+}
+
+ciab_wait_claude_md() {
+	if ! wait "$CIAB_CLAUDE_MD_PID"; then
 		ciab_log "warning: CLAUDE.md generation failed; Claude starts without cluster context"
 	fi
 }
@@ -278,8 +285,10 @@ _main() {
 		export DISABLE_TELEMETRY=1
 		;;
 	esac
+	ciab_start_claude_md
 	ciab_merge_claude_json
 	ciab_stage_workspace
+	ciab_wait_claude_md
 	cd "$CIAB_WORKSPACE"
 	ciab_mark_ready
 	case "$CLAUDE_MODE" in
