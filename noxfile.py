@@ -19,7 +19,7 @@ nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["lint", "unit", "helm_golden", "validate", "image", "scan", "integration"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-SHELL_SCRIPTS = ["docker/*.sh", ".ci/run"]
+SHELL_SCRIPTS = ["docker/*.sh", ".ci/run", "tests/image/shims/*"]
 
 
 def install_group(session: nox.Session, group: str) -> None:
