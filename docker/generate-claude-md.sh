@@ -205,8 +205,18 @@ ciab_md_skills() {
 		[ -n "$name" ] || name=$(ciab_md_clean "$(basename "$(dirname "$file")")" 64)
 		description=${description#"${description%%[![:space:]]*}"}
 		description=${description//[[:cntrl:]]/ }
-		printf '%s\t%s\n' "$name" "${description:0:400}"
+		printf '%s\t%s\n' "$name" "${description:0:1024}"
 	done
+}
+
+# The lines of a list file, "#" comments and blank lines skipped.
+ciab_md_lines() {
+	local file=$1 line
+	[ -r "$file" ] || return 0
+	while IFS= read -r line; do
+		case "$line" in '' | '#'*) continue ;; esac
+		printf '%s\n' "$line"
+	done <"$file"
 }
 
 # First column of a list file ("#" comments and blank lines skipped), one per line.
@@ -282,7 +292,7 @@ ciab_md_skill_lines() {
 
 # Render CLAUDE.md on stdout from the collected facts (globals set by _main).
 ciab_md_render() {
-	local tool first=1
+	local tool name description first=1
 	cat <<EOF
 # Claude In A Box: cluster context
 
@@ -303,11 +313,11 @@ EOF
 - Nodes: $CIAB_MD_NODES
 - RBAC tier: $CIAB_MD_TIER
 - API server: $CIAB_MD_API
-
-Access of this service account (SelfSubjectAccessReview at start):
-
 EOF
-		printf '%s\n' "${CIAB_MD_ACCESS[@]}"
+		if [ "${#CIAB_MD_ACCESS[@]}" -gt 0 ]; then
+			printf '\nAccess of this service account (SelfSubjectAccessReview at start):\n\n'
+			printf '%s\n' "${CIAB_MD_ACCESS[@]}"
+		fi
 	else
 		cat <<EOF
 - Mode: standalone (no Kubernetes service account: Docker, Compose or a workstation)
@@ -332,7 +342,8 @@ EOF
 		printf -- '- (tool list not found at %s)\n' "$CIAB_MCP_TOOLS"
 	fi
 	for tool in "${CIAB_MD_MCP_TOOLS[@]}"; do
-		printf -- "- \`%s\`\n" "$tool"
+		read -r name description <<<"$tool"
+		printf -- "- \`%s\`: %s\n" "$name" "$description"
 	done
 
 	cat <<'EOF'
@@ -444,6 +455,11 @@ ciab_md_collect_standalone() {
 	fi
 }
 
+# Remove the work directory (API answers and, briefly, the token header file).
+ciab_md_cleanup() {
+	rm -rf "$CIAB_MD_WORK"
+}
+
 _main() {
 	if [ "$#" -ne 1 ] || [ -z "$1" ]; then
 		cat >&2 <<-'EOF'
@@ -458,8 +474,7 @@ _main() {
 	deadline_ms=$((start_ms + budget_ms - CIAB_MD_RESERVE_MS))
 
 	CIAB_MD_WORK=$(mktemp -d "${TMPDIR:-/tmp}/generate-claude-md.XXXXXX")
-	# shellcheck disable=SC2064 # expand now: the directory to remove is known here
-	trap "rm -rf '$CIAB_MD_WORK'" EXIT
+	trap ciab_md_cleanup EXIT
 
 	CIAB_MD_GENERATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	CIAB_MD_POD=$(ciab_md_clean "${POD_NAME:-${HOSTNAME:-}}" 253)
@@ -472,7 +487,7 @@ _main() {
 		ciab_md_collect_standalone
 	fi
 
-	mapfile -t CIAB_MD_MCP_TOOLS < <(ciab_md_first_column "$CIAB_MCP_TOOLS")
+	mapfile -t CIAB_MD_MCP_TOOLS < <(ciab_md_lines "$CIAB_MCP_TOOLS")
 	mapfile -t CIAB_MD_TOOLS < <(ciab_md_first_column "$CIAB_TOOLS_LIST")
 	CIAB_MD_SKILLS=$(ciab_md_skills "$CIAB_SKILLS_DIR")
 	CIAB_MD_USER_SKILLS=
@@ -491,7 +506,7 @@ _main() {
 
 	local summary="$CIAB_MD_MODE, tier $CIAB_MD_TIER"
 	[ "$CIAB_MD_MODE" = in-cluster ] && summary+=", kubernetes $CIAB_MD_VERSION, $CIAB_MD_NODES nodes"
-	[ "${#CIAB_MD_NOTES[@]}" -gt 0 ] && summary+=", ${#CIAB_MD_NOTES[@]} unknown"
+	[ "${#CIAB_MD_NOTES[@]}" -gt 0 ] && summary+=", ${#CIAB_MD_NOTES[@]} facts unknown"
 	ciab_md_log "wrote $output ($summary) in $(($(ciab_md_now_ms) - start_ms)) ms"
 }
 
