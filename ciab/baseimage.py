@@ -16,7 +16,6 @@ from pathlib import Path
 from ciab.image import docker_bin, image_exists
 
 DEFAULT_SUITE = "trixie"
-DEFAULT_MIRROR = None  # debootstrap chooses its default Debian mirror
 
 # What Debian's slim variant leaves out.
 SLIM_DPKG_EXCLUDES = [f"path-exclude /usr/share/{d}/*" for d in ("doc", "man", "info", "groff", "locale", "lintian")]
@@ -46,17 +45,17 @@ def trim_rootfs(root: Path) -> None:
 
 
 def build_base_image(
-    tag: str, suite: str = DEFAULT_SUITE, mirror: str | None = DEFAULT_MIRROR, docker: str = "docker", log=print
+    tag: str, suite: str = DEFAULT_SUITE, mirror: str | None = None, docker: str = "docker", log=print
 ) -> None:
     """debootstrap `suite` and import it as `tag`; needs root and the debootstrap package."""
     if shutil.which("debootstrap") is None:
         raise SystemExit("debootstrap is not installed: apt-get install debootstrap")
     with tempfile.TemporaryDirectory(prefix="ciab-rootfs-") as tmp:
         root = Path(tmp) / "rootfs"
-        log(f"+ debootstrap --variant=minbase {suite} {root} {mirror}")
-        subprocess.run(
-            ["debootstrap", "--variant=minbase", suite, str(root), *([mirror] if mirror else [])], check=True, stdout=subprocess.DEVNULL
-        )
+        # Without a mirror argument debootstrap uses its own default Debian mirror.
+        cmd = ["debootstrap", "--variant=minbase", suite, str(root), *([mirror] if mirror else [])]
+        log("+ " + " ".join(cmd))
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         trim_rootfs(root)
         log(f"+ docker import (rootfs of {suite}) {tag}")
         tar = subprocess.Popen(["tar", "-C", str(root), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
@@ -74,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tag", default=f"debian:{DEFAULT_SUITE}-slim")
     parser.add_argument("--suite", default=DEFAULT_SUITE)
-    parser.add_argument("--mirror", default=DEFAULT_MIRROR)
+    parser.add_argument("--mirror", help="Debian mirror URL (default: debootstrap's own)")
     parser.add_argument("--force", action="store_true", help="rebuild even if the tag exists")
     args = parser.parse_args()
     if not args.force and image_exists(args.tag):

