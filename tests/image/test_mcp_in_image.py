@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
 import pytest
-
-from ciab import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "tests" / "unit"))  # the shared _intel_* helpers
-from _intel_mcp import (
+from support.mcp_client import (
     StdioMcpClient,
     documented_tools,
     first_json_line,
     mcp_server_config,
 )
-from _intel_skills import BASE_COMMANDS, SHELL_LANGUAGES, commands_in, load_skills
+from support.skills import BASE_COMMANDS, SHELL_LANGUAGES, commands_in, load_skills
+
+from ciab import REPO_ROOT
 
 pytestmark = pytest.mark.image
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _intel_fake_api import FakeApi, Request, SilentListener, self_signed_cert
-from _intel_skills import image_tools, load_skills
+from support.fake_api import FakeApi, Request, SilentListener, self_signed_cert
+from support.skills import image_tools, load_skills
 
 from ciab import REPO_ROOT
 

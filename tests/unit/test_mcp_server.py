@@ -10,8 +10,8 @@ import json
 import tomllib
 
 import pytest
-from _intel_fake_api import FakeApi, Request
-from _intel_mcp import (
+from support.fake_api import FakeApi, Request
+from support.mcp_client import (
     IMAGE_MCP_DIR,
     IMAGE_SERVER,
     MCP_DIR,

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 import yamale
-from _intel_mcp import claude_env, claude_session_init, documented_tools
-from _intel_skills import (
+from support.mcp_client import claude_env, claude_session_init, documented_tools
+from support.skills import (
     BASE_COMMANDS,
     OTHER_LANGUAGES,
     SHELL_BUILTINS,
