@@ -144,7 +144,7 @@ class Settings:
     release: str = RAW_NAME
     container: str = "agent"
     image: str = "claude-in-a-box:dev"
-    profile: str = "readonly"
+    profile: str = "default"
     method: str = "helm"
     chart: str = "deploy/helm/claude-in-a-box"
     overlays: str = "deploy/raw/overlays"
@@ -533,12 +533,23 @@ class LocalCluster:
         return bool(out.strip())
 
     def installed_method(self) -> str | None:
-        """helm if the release exists, kustomize if only the StatefulSet does, else None."""
+        """How the agent was deployed: helm, kustomize, or None when it is not.
+
+        The Helm release answers when helm is at hand; otherwise the StatefulSet's
+        app.kubernetes.io/managed-by label (Helm sets "Helm"; the raw manifests say kustomize).
+        """
         if self.release_exists():
             return "helm"
-        if self.statefulset_exists():
-            return "kustomize"
-        return None
+        if not self.statefulset_exists():
+            return None
+        label = self.shell(
+            self.kubectl_ns(
+                "get", "statefulset", self.settings.release, "--ignore-not-found",
+                "--output=jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by}",
+            ),
+            capture=True,
+        )  # fmt: skip
+        return "helm" if label.strip() == "Helm" else "kustomize"
 
     def ensure_namespace(self) -> None:
         ns = self.settings.namespace
@@ -695,7 +706,7 @@ def ensure_base_image(tag: str, docker: str, shell: Shell, *, pull: bool = True,
             return "pulled"
         except CommandError as exc:
             log(f"cannot pull {tag} ({str(exc).splitlines()[-1]})")
-    match = re.fullmatch(r"(?:docker\.io/)?(?:library/)?debian:([a-z]+)-slim", tag)
+    match = re.fullmatch(r"(?:\S+/)?debian:([a-z]+)-slim", tag)
     if match is None:
         raise PreconditionError(
             f"base image {tag} is not present and could not be pulled; only debian:<suite>-slim can be built "
