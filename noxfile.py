@@ -16,15 +16,16 @@ nox.needs_version = ">=2024.10"
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "unit", "helm_golden", "validate", "image", "scan", "integration"]
+# integration first: where kind is absent it only skips, and a run should close on tests that ran.
+nox.options.sessions = ["lint", "integration", "unit", "helm_golden", "validate", "scan", "image"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 SHELL_SCRIPTS = ["docker/*.sh", ".ci/run", "tests/image/shims/*"]
 
 
-def install_group(session: nox.Session, group: str) -> None:
-    session.install(*nox.project.dependency_groups(PYPROJECT, group))
-    session.install("--no-deps", "-e", ".")
+def install(session: nox.Session, *groups: str) -> None:
+    """The project (with its own dependencies) plus the named dependency groups of pyproject.toml."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, *groups), "-e", ".")
 
 
 def pytest(session: nox.Session, *args: str) -> None:
@@ -34,7 +35,7 @@ def pytest(session: nox.Session, *args: str) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """Ruff, shellcheck, hadolint and yamllint over the whole tree."""
-    install_group(session, "lint")
+    install(session, "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     scripts = sorted({str(p) for pattern in SHELL_SCRIPTS for p in glob.glob(pattern)})
@@ -46,48 +47,48 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def unit(session: nox.Session) -> None:
     """Unit tests: Python helpers, scripts sourced in isolation, skills, MCP handshake."""
-    install_group(session, "dev")
+    install(session, "test", "skills")
     pytest(session, "-m", "unit", "tests/unit")
 
 
 @nox.session
 def helm_golden(session: nox.Session) -> None:
     """Render every chart profile with the real helm; compare with golden files (-- --update-golden)."""
-    install_group(session, "chart")
+    install(session, "chart")
     pytest(session, "-m", "chart", "tests/chart/test_golden.py")
 
 
 @nox.session
 def validate(session: nox.Session) -> None:
     """Schemas, restricted PSS, RBAC, Trivy misconfig and parity for every render and overlay."""
-    install_group(session, "chart")
+    install(session, "chart")
     pytest(session, "-m", "chart", "tests/chart", "--deselect", "tests/chart/test_golden.py")
 
 
 @nox.session
 def image(session: nox.Session) -> None:
     """Build the image on the real Docker engine, then test it (offline from vendor/ under CI)."""
-    install_group(session, "dev")
+    install(session, "test")
     pytest(session, "-m", "image", "tests/image")
 
 
 @nox.session
 def scan(session: nox.Session) -> None:
     """Trivy misconfiguration scan of the Dockerfile and an SPDX SBOM of the built image."""
-    install_group(session, "dev")
+    install(session, "scan")
     session.run("python", "-m", "ciab.scan", *session.posargs)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: image size breakdown, entrypoint start-to-exec, probe cost, rebuild time."""
-    install_group(session, "dev")
+    install(session)
     session.run("python", "-m", "ciab.bench", *session.posargs)
 
 
 @nox.session
 def integration(session: nox.Session) -> None:
     """End-to-end suite on a real KIND cluster (skips with the reason when kind/docker are absent)."""
-    install_group(session, "dev")
+    install(session, "test")
     env = {"CIAB_KEEP_CLUSTER": os.environ.get("CIAB_KEEP_CLUSTER", "")}
     session.run("pytest", "-m", "integration", "tests/integration", *session.posargs, env=env)

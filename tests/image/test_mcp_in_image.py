@@ -152,3 +152,22 @@ def test_generate_claude_md_hanging_api_in_image(docker, built_image):
     assert "- Mode: in-cluster" in result.stdout
     assert "- RBAC tier: unknown (treat as readonly)" in result.stdout
     assert "/version timed out" in result.stdout
+
+
+def test_claude_mcp_list_in_a_running_agent(docker, built_image, tmp_path):
+    """In a started agent (entrypoint staged the workspace), `claude mcp list` as the agent user
+    reports the bundled server connected: approved by policy, no prompt."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    kubeconfig.chmod(0o644)
+    container = docker.start(
+        built_image,
+        options=(*AGENT_OPTIONS, "-t", "-i", "-v", f"{kubeconfig}:/etc/kubeconfig:ro", "-e", "KUBECONFIG=/etc/kubeconfig",
+                 "-e", "ANTHROPIC_API_KEY=sk-ant-test-not-a-key"),
+    )  # fmt: skip
+    docker.wait_until(container, ["/usr/local/bin/readiness"], timeout=60)
+    result = docker("exec", "-w", "/workspace", container, "claude", "mcp", "list", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("kubernetes:")]
+    assert line.endswith("Connected"), line
+    assert docker("exec", container, "id", "-u").stdout.strip() == "10000"
