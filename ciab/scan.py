@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from ciab import REPO_ROOT
-from ciab.image import DEFAULT_TAG, build, image_exists
+from ciab.image import DEFAULT_TAG, build
 
 REPORTS = REPO_ROOT / "reports"
 # Binaries of docker/artifacts.lock that Trivy identifies (the claude binary is a Bun bundle it
@@ -81,7 +81,9 @@ def vulnerabilities(image: str, cache_dir: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--image", default=os.environ.get("CIAB_IMAGE", DEFAULT_TAG))
+    parser.add_argument(
+        "--image", default=os.environ.get("CIAB_IMAGE"), help="an image to use instead of building the tree"
+    )
     parser.add_argument(
         "--vuln",
         action=argparse.BooleanOptionalAction,
@@ -91,7 +93,8 @@ def main() -> None:
     args = parser.parse_args()
     REPORTS.mkdir(exist_ok=True)
     cache_dir = REPORTS / ".trivy-cache"
-    if not image_exists(args.image):
+    if args.image is None:  # build the tree as it is (cached layers make this seconds)
+        args.image = DEFAULT_TAG
         build(args.image, quiet=True)
     failures = []
     if misconfig(cache_dir):
