@@ -47,4 +47,4 @@ def claude_bin() -> Path:
 @pytest.fixture(scope="session")
 def image_tag() -> str:
     """Tag of the image under test; CIAB_IMAGE overrides the default build tag."""
-    return os.environ.get("CIAB_IMAGE", "claude-in-a-box:test")
+    return os.environ.get("CIAB_IMAGE") or "claude-in-a-box:test"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import subprocess
 import threading
 import time
 
@@ -16,9 +17,11 @@ STATE = "/home/agent/.claude"
 POD_LIKE = ("--read-only", "--tmpfs", "/tmp", "--tmpfs", "/workspace:uid=10000,gid=10000")
 
 
-def start_agent(docker, image, volume, *env: str, extra: tuple[str, ...] = ()) -> str:
-    """Start the real claude in interactive mode (offline, with a TTY) and wait until ready."""
-    options = [*POD_LIKE, "-t", "-i", "-v", f"{volume}:{STATE}", *extra]
+def start_agent(docker, image, volume, *env: str, extra: tuple[str, ...] = (), workspace: str | None = None) -> str:
+    """Start the real claude in interactive mode (offline, with a TTY) and wait until ready.
+    `workspace` names a volume for /workspace instead of the pod-like tmpfs."""
+    options = ["--read-only", "--tmpfs", "/tmp", "-t", "-i", "-v", f"{volume}:{STATE}", *extra]
+    options += ["-v", f"{workspace}:/workspace"] if workspace else ["--tmpfs", "/workspace:uid=10000,gid=10000"]
     for item in env:
         options += ["-e", item]
     container = docker.start(image, options=tuple(options))
@@ -44,7 +47,9 @@ def test_verify_tools_fails_when_a_tool_is_missing(docker, built_image):
 
 
 def test_identity_tini_and_probes(docker, built_image):
-    container = start_agent(docker, built_image, docker.volume(), "ANTHROPIC_API_KEY=sk-test")
+    container = start_agent(
+        docker, built_image, docker.volume(), "ANTHROPIC_API_KEY=sk-test", extra=("--network", "none")
+    )
     assert docker("exec", container, "cat", "/proc/1/comm").stdout.strip() == "tini"
     assert docker("exec", container, "id", "-u").stdout.strip() == "10000"
     claude_user = docker("exec", container, "ps", "-C", "claude", "-o", "uid=").stdout.split()
@@ -103,24 +108,27 @@ def test_readiness_fails_without_claude(docker, built_image):
 
 
 def test_state_survives_replacement_and_image_config_is_refreshed(docker, built_image, tmp_path):
-    """Run, stop, upgrade the image, run again on the same volume: the user's state is intact."""
-    volume = docker.volume()
+    """Run, stop, upgrade the image, run again on the same volumes: the user's state is intact and
+    the image-owned config in the workspace (kept on a volume here, so stale copies exist) is new."""
+    volume, workspace = docker.volume(), docker.volume()
     user_files = {
         ".credentials.json": '{"claudeAiOauth": {"refreshToken": "r"}}',
         "settings.json": '{"model": "opus", "theme": "dark"}',
         "skills/my-runbook/SKILL.md": "---\nname: my-runbook\ndescription: mine\n---\nmine\n",
-        ".claude.json": '{"userID": "u-1", "projects": {"/workspace": {"allowedTools": ["Bash(ls)"]}}}',
+        # The user's own MCP server and per-project rules (keys Claude Code keeps, unlike userID).
+        ".claude.json": '{"mcpServers": {"mine": {"type": "stdio", "command": "/bin/true"}},'
+        ' "projects": {"/workspace": {"allowedTools": ["Bash(ls)"]}}}',
     }
     seed = " && ".join(
         f"mkdir -p $(dirname {STATE}/{path}) && printf '%s' '{content}' > {STATE}/{path}"
         for path, content in user_files.items()
     )
-    assert (
-        docker.run(built_image, "-c", seed, options=("--entrypoint", "bash", "-v", f"{volume}:{STATE}")).returncode == 0
-    )
+    seeded = docker.run(built_image, "-c", seed, options=("--entrypoint", "bash", "-v", f"{volume}:{STATE}"))
+    assert seeded.returncode == 0, seeded.stderr
 
-    first = start_agent(docker, built_image, volume)
-    docker("stop", first, check=True)
+    docker(
+        "stop", start_agent(docker, built_image, volume, "ANTHROPIC_API_KEY=sk-test", workspace=workspace), check=True
+    )
 
     # The "upgrade": same image with a changed bundled skill and MCP config.
     upgraded = f"{built_image}-upgraded"
@@ -132,26 +140,32 @@ def test_state_survives_replacement_and_image_config_is_refreshed(docker, built_
     )
     docker("build", "-t", upgraded, str(tmp_path), check=True, timeout=300)
     try:
-        second = start_agent(docker, upgraded, volume)
-        for path, content in user_files.items():
-            if path == ".claude.json":
-                continue
-            assert docker("exec", second, "cat", f"{STATE}/{path}").stdout == content, path
-        merged = json.loads(docker("exec", second, "cat", f"{STATE}/.claude.json").stdout)
-        assert merged["userID"] == "u-1"  # the user's keys are kept...
-        assert merged["projects"]["/workspace"]["allowedTools"] == ["Bash(ls)"]
-        assert merged["projects"]["/workspace"]["hasTrustDialogAccepted"] is True  # ...flags merged in
-        skill = docker("exec", second, "cat", "/workspace/.claude/skills/pod-diagnosis/SKILL.md").stdout
-        assert skill.rstrip().endswith("# upgraded")  # image-owned config refreshed
-        assert "_upgraded" in docker("exec", second, "cat", "/workspace/.mcp.json").stdout
-        assert docker("exec", second, "test", "-e", "/workspace/.claude/skills/my-runbook").returncode != 0
+        second = start_agent(docker, upgraded, volume, "ANTHROPIC_API_KEY=sk-test", workspace=workspace)
+        docker("stop", second, check=True)
     finally:
         docker("rmi", "-f", upgraded)
+
+    # Read both volumes after the agent stopped, so nothing depends on how long Claude runs offline.
+    def read(path: str) -> subprocess.CompletedProcess:
+        mounts = ("-v", f"{volume}:{STATE}", "-v", f"{workspace}:/workspace", "--entrypoint", "cat")
+        return docker.run(built_image, path, options=mounts)
+
+    for path, content in user_files.items():
+        if path != ".claude.json":
+            assert read(f"{STATE}/{path}").stdout == content, path
+    merged = json.loads(read(f"{STATE}/.claude.json").stdout)
+    assert merged["mcpServers"] == {"mine": {"type": "stdio", "command": "/bin/true"}}  # the user's keys kept...
+    assert merged["projects"]["/workspace"]["allowedTools"] == ["Bash(ls)"]
+    assert merged["projects"]["/workspace"]["hasTrustDialogAccepted"] is True  # ...flags merged in
+    skill = read("/workspace/.claude/skills/pod-diagnosis/SKILL.md").stdout
+    assert skill.rstrip().endswith("# upgraded")  # image-owned config refreshed over the stale copy
+    assert "_upgraded" in read("/workspace/.mcp.json").stdout
+    assert read("/workspace/.claude/skills/my-runbook/SKILL.md").returncode != 0  # user skills stay user-scope
 
 
 def test_invalid_claude_json_is_left_untouched(docker, built_image):
     volume = docker.volume()
-    broken = '{"userID": "u-1", '
+    broken = '{"mcpServers": {}, '
     seed = f"printf '%s' '{broken}' > {STATE}/.claude.json"
     assert (
         docker.run(built_image, "-c", seed, options=("--entrypoint", "bash", "-v", f"{volume}:{STATE}")).returncode == 0

@@ -162,7 +162,8 @@ def test_claude_mcp_list_in_a_running_agent(docker, built_image, tmp_path):
     kubeconfig.chmod(0o644)
     container = docker.start(
         built_image,
-        options=(*AGENT_OPTIONS, "-t", "-i", "-v", f"{kubeconfig}:/etc/kubeconfig:ro", "-e", "KUBECONFIG=/etc/kubeconfig",
+        options=(*AGENT_OPTIONS, "-t", "-i", "--network", "none",
+                 "-v", f"{kubeconfig}:/etc/kubeconfig:ro", "-e", "KUBECONFIG=/etc/kubeconfig",
                  "-e", "ANTHROPIC_API_KEY=sk-ant-test-not-a-key"),
     )  # fmt: skip
     docker.wait_until(container, ["/usr/local/bin/readiness"], timeout=60)
