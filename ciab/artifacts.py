@@ -221,14 +221,16 @@ def vendor(arches: list[str], source: str, vendor_dir: Path = VENDOR_DIR, log=pr
     return written
 
 
-def vendored_binary(name: str, arch: str | None = None) -> Path:
-    """Path of a verified vendored binary for tests and tasks (raises if not vendored)."""
+def vendored_binary(name: str, arch: str | None = None, *, verify: bool = False) -> Path:
+    """Path of a vendored binary (raises if not vendored); `verify` re-checks it against the lock."""
     arch = arch or host_arch()
     for artifact in load_lock():
         if artifact.name == name and artifact.arch == arch:
             path = VENDOR_DIR / artifact.vendor_name
             if not path.exists():
                 raise ArtifactError(f"{path} is missing: run `invoke vendor`")
+            if verify:
+                verified_binary(artifact, path.read_bytes())
             return path
     raise ArtifactError(f"{name}/{arch} is not in {LOCK_FILE}")
 

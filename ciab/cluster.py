@@ -29,7 +29,7 @@ from typing import Protocol
 import yaml
 
 from ciab import REPO_ROOT
-from ciab.artifacts import ArtifactError, host_arch, load_lock, vendored_binary, verified_binary
+from ciab.artifacts import ArtifactError, vendored_binary
 from ciab.image import DEFAULT_BASE_IMAGE, docker_bin
 
 PROFILES = ("readonly", "operator", "airgapped", "default")
@@ -244,15 +244,6 @@ class Tools:
         return path
 
 
-def vendored_tool(name: str) -> Path:
-    """The vendored binary for this host, verified against the lock (raises ArtifactError)."""
-    path = vendored_binary(name)
-    arch = host_arch()
-    (artifact,) = [a for a in load_lock() if a.name == name and a.arch == arch]
-    verified_binary(artifact, path.read_bytes())
-    return path
-
-
 def locate(name: str, which: Callable[[str], str | None] = shutil.which) -> tuple[str | None, str]:
     """(path, how it was found) or (None, why not and how to install it)."""
     if name == "docker":
@@ -269,7 +260,7 @@ def locate(name: str, which: Callable[[str], str | None] = shutil.which) -> tupl
         return found, "on PATH"
     if name in VENDORABLE:
         try:
-            return str(vendored_tool(name)), "vendored, checksum verified"
+            return str(vendored_binary(name, verify=True)), "vendored, checksum verified"
         except ArtifactError as exc:
             return None, f"not on PATH, and no usable copy in vendor/ ({exc}); {INSTALL_HINTS[name]}"
     return None, f"not on PATH; {INSTALL_HINTS[name]}"

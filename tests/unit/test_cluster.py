@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ciab import REPO_ROOT, cluster
+from ciab import REPO_ROOT, artifacts, cluster
 from ciab.artifacts import ArtifactError, load_lock
 from ciab.cluster import (
     CALICO_MANIFEST_URL,
@@ -183,10 +183,10 @@ def toolbox(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setenv("CIAB_DOCKER", str(bin_dir / "docker"))
 
-    def not_vendored(name):
+    def not_vendored(name, arch=None, *, verify=False):
         raise ArtifactError(f"vendor/{name} is missing: run `invoke vendor`")
 
-    monkeypatch.setattr(cluster, "vendored_tool", not_vendored)
+    monkeypatch.setattr(cluster, "vendored_binary", not_vendored)
     return bin_dir
 
 
@@ -227,18 +227,16 @@ def test_unreachable_docker_engine_is_a_missing_prerequisite(toolbox):
 def test_kubectl_and_helm_fall_back_to_the_vendored_copies(toolbox, monkeypatch, tmp_path):
     (toolbox / "kubectl").unlink()
     vendored = tmp_path / "kubectl-1.37.1-linux-amd64"
-    monkeypatch.setattr(cluster, "vendored_tool", lambda name: vendored)
+    monkeypatch.setattr(cluster, "vendored_binary", lambda name, arch=None, *, verify=False: vendored)
     assert cluster.locate("kubectl") == (str(vendored), "vendored, checksum verified")
     assert cluster.missing_tools(["kubectl", "kind"]) == []
 
 
 def test_vendored_copy_must_match_the_lock(tmp_path, monkeypatch):
-    broken = tmp_path / "kubectl-1.37.1-linux-amd64"
-    broken.write_bytes(b"not kubectl")
-    monkeypatch.setattr(cluster, "vendored_binary", lambda name: broken)
-    monkeypatch.setattr(cluster, "host_arch", lambda: "amd64")
+    (tmp_path / "kubectl-1.37.1-linux-amd64").write_bytes(b"not kubectl")
+    monkeypatch.setattr(artifacts, "VENDOR_DIR", tmp_path)
     with pytest.raises(ArtifactError, match="does not match the lock"):
-        cluster.vendored_tool("kubectl")
+        artifacts.vendored_binary("kubectl", "amd64", verify=True)
 
 
 def test_kind_is_never_vendored(toolbox):

@@ -238,10 +238,10 @@ def fake(tmp_path, monkeypatch) -> Fake:
     monkeypatch.setenv("FAKE_STATE", str(state))
     monkeypatch.setenv("FAKE_LOG", str(tmp_path / "log.jsonl"))
 
-    def not_vendored(name):
+    def not_vendored(name, arch=None, *, verify=False):
         raise ArtifactError(f"vendor/{name} is missing: run `invoke vendor`")
 
-    monkeypatch.setattr(cluster, "vendored_tool", not_vendored)
+    monkeypatch.setattr(cluster, "vendored_binary", not_vendored)
     return Fake(bin_dir, state, tmp_path / "log.jsonl")
 
 
@@ -373,13 +373,13 @@ def test_bootstrap_vendors_kubectl_and_helm_when_missing(fake, tasks, ctx, monke
     def fake_vendor(arches, source, log):
         calls.append((arches, source))
 
-    def vendored_tool(name):
+    def vendored_binary(name, arch=None, *, verify=False):
         if not calls:
             raise ArtifactError(f"vendor/{name} is missing")
         return vendored / name
 
     monkeypatch.setattr(artifacts, "vendor", fake_vendor)
-    monkeypatch.setattr(cluster, "vendored_tool", vendored_tool)
+    monkeypatch.setattr(cluster, "vendored_binary", vendored_binary)
     tasks.bootstrap(ctx, source="upstream")
     assert calls == [([artifacts.host_arch()], "upstream")]
     assert fake.count("helm --kube-context kind-claude-in-a-box upgrade --install") == 1
