@@ -8,7 +8,6 @@ against docker/artifacts.lock by `invoke vendor`.
 from __future__ import annotations
 
 import glob
-import os
 
 import nox
 
@@ -90,5 +89,4 @@ def bench(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """End-to-end suite on a real KIND cluster (skips with the reason when kind/docker are absent)."""
     install(session, "test")
-    env = {"CIAB_KEEP_CLUSTER": os.environ.get("CIAB_KEEP_CLUSTER", "")}
-    session.run("pytest", "-m", "integration", "tests/integration", *session.posargs, env=env)
+    pytest(session, "-m", "integration", "tests/integration")

@@ -6,6 +6,7 @@ the same rules on the host, so `invoke vendor` never stores a file the build wou
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
 import platform
@@ -212,7 +213,7 @@ def vendor(arches: list[str], source: str, vendor_dir: Path = VENDOR_DIR, log=pr
             except ArtifactError:
                 log(f"replace  {target.name} (checksum mismatch)")
         data = verified_binary(artifact, fetch(artifact))
-        partial = target.with_suffix(".partial")
+        partial = target.with_name(target.name + ".partial")
         partial.write_bytes(data)
         partial.chmod(0o755)
         partial.replace(target)
@@ -221,23 +222,21 @@ def vendor(arches: list[str], source: str, vendor_dir: Path = VENDOR_DIR, log=pr
     return written
 
 
-def vendored_binary(name: str, arch: str | None = None, *, verify: bool = False) -> Path:
-    """Path of a vendored binary (raises if not vendored); `verify` re-checks it against the lock."""
+def vendored_binary(name: str, arch: str | None = None, *, verify_checksum: bool = False) -> Path:
+    """Path of a vendored binary (raises if not vendored); `verify_checksum` re-checks it against the lock."""
     arch = arch or host_arch()
     for artifact in load_lock():
         if artifact.name == name and artifact.arch == arch:
             path = VENDOR_DIR / artifact.vendor_name
             if not path.exists():
                 raise ArtifactError(f"{path} is missing: run `invoke vendor`")
-            if verify:
+            if verify_checksum:
                 verified_binary(artifact, path.read_bytes())
             return path
     raise ArtifactError(f"{name}/{arch} is not in {LOCK_FILE}")
 
 
 def main() -> None:
-    import argparse
-
     parser = argparse.ArgumentParser(description="Fill vendor/ with the artifacts of docker/artifacts.lock.")
     parser.add_argument("--arch", default=host_arch(), choices=[*ARCHES, "all"])
     parser.add_argument("--source", default="upstream", choices=["upstream", "registry"])

@@ -260,7 +260,7 @@ def locate(name: str, which: Callable[[str], str | None] = shutil.which) -> tupl
         return found, "on PATH"
     if name in VENDORABLE:
         try:
-            return str(vendored_binary(name, verify=True)), "vendored, checksum verified"
+            return str(vendored_binary(name, verify_checksum=True)), "vendored, checksum verified"
         except ArtifactError as exc:
             return None, f"not on PATH, and no usable copy in vendor/ ({exc}); {INSTALL_HINTS[name]}"
     return None, f"not on PATH; {INSTALL_HINTS[name]}"

@@ -183,7 +183,7 @@ def toolbox(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setenv("CIAB_DOCKER", str(bin_dir / "docker"))
 
-    def not_vendored(name, arch=None, *, verify=False):
+    def not_vendored(name, arch=None, *, verify_checksum=False):
         raise ArtifactError(f"vendor/{name} is missing: run `invoke vendor`")
 
     monkeypatch.setattr(cluster, "vendored_binary", not_vendored)
@@ -227,7 +227,7 @@ def test_unreachable_docker_engine_is_a_missing_prerequisite(toolbox):
 def test_kubectl_and_helm_fall_back_to_the_vendored_copies(toolbox, monkeypatch, tmp_path):
     (toolbox / "kubectl").unlink()
     vendored = tmp_path / "kubectl-1.37.1-linux-amd64"
-    monkeypatch.setattr(cluster, "vendored_binary", lambda name, arch=None, *, verify=False: vendored)
+    monkeypatch.setattr(cluster, "vendored_binary", lambda name, arch=None, *, verify_checksum=False: vendored)
     assert cluster.locate("kubectl") == (str(vendored), "vendored, checksum verified")
     assert cluster.missing_tools(["kubectl", "kind"]) == []
 
@@ -236,7 +236,7 @@ def test_vendored_copy_must_match_the_lock(tmp_path, monkeypatch):
     (tmp_path / "kubectl-1.37.1-linux-amd64").write_bytes(b"not kubectl")
     monkeypatch.setattr(artifacts, "VENDOR_DIR", tmp_path)
     with pytest.raises(ArtifactError, match="does not match the lock"):
-        artifacts.vendored_binary("kubectl", "amd64", verify=True)
+        artifacts.vendored_binary("kubectl", "amd64", verify_checksum=True)
 
 
 def test_kind_is_never_vendored(toolbox):

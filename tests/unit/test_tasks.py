@@ -238,7 +238,7 @@ def fake(tmp_path, monkeypatch) -> Fake:
     monkeypatch.setenv("FAKE_STATE", str(state))
     monkeypatch.setenv("FAKE_LOG", str(tmp_path / "log.jsonl"))
 
-    def not_vendored(name, arch=None, *, verify=False):
+    def not_vendored(name, arch=None, *, verify_checksum=False):
         raise ArtifactError(f"vendor/{name} is missing: run `invoke vendor`")
 
     monkeypatch.setattr(cluster, "vendored_binary", not_vendored)
@@ -373,7 +373,7 @@ def test_bootstrap_vendors_kubectl_and_helm_when_missing(fake, tasks, ctx, monke
     def fake_vendor(arches, source, log):
         calls.append((arches, source))
 
-    def vendored_binary(name, arch=None, *, verify=False):
+    def vendored_binary(name, arch=None, *, verify_checksum=False):
         if not calls:
             raise ArtifactError(f"vendor/{name} is missing")
         return vendored / name
